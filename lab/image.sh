@@ -28,6 +28,8 @@ build_rootfs() {
   printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
     > "$rootfs/etc/apt/apt.conf.d/90lab-no-recommends"
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
+  # No package lists ship in the image: mark them as ancient so apt's cache_valid_time refreshes them.
+  touch -d @0 "$rootfs/var/lib/apt/lists"
   : > "$rootfs/etc/machine-id"
 }
 

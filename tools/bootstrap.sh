@@ -25,7 +25,11 @@ ensure_venv() {
   echo "preparing $(basename "$venv") from $(basename "$requirements")"
   rm -rf "$venv"
   /usr/bin/python3 -m venv $site "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  # pip's log goes to a file (its warnings about this machine's find-links are noise); shown on failure.
+  if ! "$venv/bin/pip" install --disable-pip-version-check -r "$requirements" >"$venv.pip.log" 2>&1; then
+    tail -40 "$venv.pip.log" >&2
+    return 1
+  fi
   echo "$want" > "$stamp"
 }
 
@@ -49,4 +53,5 @@ PY
 install_debian_packages
 ensure_venv "$root/.venv" "$root/requirements.txt" --system-site-packages
 ensure_venv "$root/.venv-s3" "$root/tests/servers/requirements-s3.txt" ""
+ensure_venv "$root/.venv-core217" "$root/tests/compat/requirements-core217.txt" --system-site-packages
 install_get_pip_standin
