@@ -9,6 +9,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
 
 LAB_NETWORK=mutuapix-lab
+# A fixed subnet, so the inventory can name the lab's S3 endpoint (on the bridge's gateway address).
+LAB_SUBNET=172.30.57.0/24
+LAB_GATEWAY=172.30.57.1
+LAB_S3_PORT=9000
+LAB_STATE="$here/../.lab"
 # host name -> container name, as in inventories/lab/host_vars/<host>.yml (ansible_host).
 LAB_HOSTS=(lab-app lab-db)
 
@@ -54,13 +59,56 @@ start_host() {
   echo "$host: started ($container)"
 }
 
+# The lab's off-site store: moto's S3-compatible server (from .venv-s3) listening on the lab bridge's
+# gateway address, reachable from the lab containers and nowhere else.
+s3_answers() { curl -s -o /dev/null --max-time 2 "http://$LAB_GATEWAY:$LAB_S3_PORT/moto-api/"; }
+
+start_s3() {
+  if s3_answers; then
+    echo "lab-s3: running (http://$LAB_GATEWAY:$LAB_S3_PORT)"
+    return 0
+  fi
+  mkdir -p "$LAB_STATE"
+  nohup "$here/../.venv-s3/bin/moto_server" -H "$LAB_GATEWAY" -p "$LAB_S3_PORT" \
+    >"$LAB_STATE/s3.log" 2>&1 &
+  echo $! >"$LAB_STATE/s3.pid"
+  local _
+  for _ in $(seq 1 30); do
+    if s3_answers; then
+      create_s3_bucket
+      echo "lab-s3: started (http://$LAB_GATEWAY:$LAB_S3_PORT)"
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "the lab S3 server did not start; see $LAB_STATE/s3.log" >&2
+  return 1
+}
+
+# The bucket the lab inventory names (mutuapix_offsite_bucket); moto accepts any credentials.
+create_s3_bucket() {
+  "$here/../.venv-s3/bin/python" - "$LAB_GATEWAY" "$LAB_S3_PORT" <<'PY'
+import sys, boto3
+client = boto3.client("s3", endpoint_url=f"http://{sys.argv[1]}:{sys.argv[2]}", region_name="us-east-1",
+                      aws_access_key_id="lab", aws_secret_access_key="lab-only-credentials")
+client.create_bucket(Bucket="mutuapix-lab")
+PY
+}
+
+stop_s3() {
+  [ -f "$LAB_STATE/s3.pid" ] && kill "$(cat "$LAB_STATE/s3.pid")" 2>/dev/null || true
+  rm -f "$LAB_STATE/s3.pid"
+}
+
 up() {
   "$here/image.sh"
-  docker network inspect "$LAB_NETWORK" >/dev/null 2>&1 || docker network create "$LAB_NETWORK" >/dev/null
+  docker network inspect "$LAB_NETWORK" >/dev/null 2>&1 ||
+    docker network create --subnet "$LAB_SUBNET" --gateway "$LAB_GATEWAY" "$LAB_NETWORK" >/dev/null
   local host
   for host in "${LAB_HOSTS[@]}"; do
     start_host "$host"
   done
+  start_s3
 }
 
 down() {
@@ -69,6 +117,7 @@ down() {
     docker rm -f "$(container_for "$host")" >/dev/null 2>&1 || true
   done
   docker network rm "$LAB_NETWORK" >/dev/null 2>&1 || true
+  stop_s3
   echo "lab destroyed"
 }
 
@@ -77,6 +126,7 @@ status() {
   for host in "${LAB_HOSTS[@]}"; do
     printf '%s: %s\n' "$host" "$(docker inspect -f '{{.State.Status}}' "$(container_for "$host")" 2>/dev/null || echo absent)"
   done
+  printf 'lab-s3: %s\n' "$(s3_answers && echo "running on http://$LAB_GATEWAY:$LAB_S3_PORT" || echo absent)"
 }
 
 case "${1:-}" in
