@@ -13,24 +13,31 @@ install_debian_packages() {
 }
 
 # A virtualenv on Debian's python3 that also sees Debian's python3-* packages, so that the engine is
-# tested with the library versions operators' hosts have. Rebuilt when its requirements change.
+# tested with the library versions operators' hosts have. Virtualenvs live in a machine-wide cache keyed
+# by the hash of their requirements, and the work tree links to them: a fresh clone on the same machine
+# (as CI makes) reuses them, and a change of requirements builds a new one beside the old.
+VENV_CACHE=${MUTUAPIX_VENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mutuapix-infra/venvs}
+
 ensure_venv() {
-  local venv=$1 requirements=$2 site=$3
-  local stamp="$venv/.requirements.sha256"
-  local want
-  want=$(sha256sum "$requirements" | cut -d' ' -f1)
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    return 0
+  local link=$1 requirements=$2 site=$3
+  local want venv
+  want=$(cat "$requirements" /usr/bin/python3 2>/dev/null | sha256sum | cut -c1-16)
+  venv="$VENV_CACHE/$(basename "$link" | tr -d .)-$want"
+  if [ ! -f "$venv/.complete" ]; then
+    echo "preparing $venv from $(basename "$requirements")"
+    rm -rf "$venv"
+    mkdir -p "$VENV_CACHE"
+    /usr/bin/python3 -m venv $site "$venv"
+    # pip's log goes to a file (its warnings about this machine's find-links are noise); shown on failure.
+    if ! "$venv/bin/pip" install --disable-pip-version-check -r "$requirements" >"$venv/pip.log" 2>&1; then
+      tail -40 "$venv/pip.log" >&2
+      return 1
+    fi
+    touch "$venv/.complete"
   fi
-  echo "preparing $(basename "$venv") from $(basename "$requirements")"
-  rm -rf "$venv"
-  /usr/bin/python3 -m venv $site "$venv"
-  # pip's log goes to a file (its warnings about this machine's find-links are noise); shown on failure.
-  if ! "$venv/bin/pip" install --disable-pip-version-check -r "$requirements" >"$venv.pip.log" 2>&1; then
-    tail -40 "$venv.pip.log" >&2
-    return 1
-  fi
-  echo "$want" > "$stamp"
+  # An older checkout may have a real folder here; the link replaces it.
+  [ -L "$link" ] || rm -rf "$link"
+  ln -sfn "$venv" "$link"
 }
 
 # ansible-test bootstraps pip in its sanity venvs with a get-pip script it downloads from a host this
