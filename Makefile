@@ -12,6 +12,9 @@ test: bootstrap collection-link
 
 demo: bootstrap collection-link lab
 	ansible-playbook -i $(LAB_INVENTORY) playbooks/site.yml
+	ansible-playbook -i $(LAB_INVENTORY) lab/demo_db.yml
+	ansible-playbook -i $(LAB_INVENTORY) lab/demo_offsite.yml
+	ansible-playbook -i $(LAB_INVENTORY) lab/demo_workers.yml
 	ansible-playbook -i $(LAB_INVENTORY) lab/report.yml
 
 bootstrap:
