@@ -3,19 +3,14 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
-LAB_INVENTORY := inventories/lab/hosts.yml
 
-.PHONY: test demo bootstrap collection-link lab lab-destroy lint sanity pytest molecule clean
+.PHONY: test demo bootstrap collection-link lab lab-destroy lint sanity pytest molecule bench clean
 
 test: bootstrap collection-link
 	tools/pipeline.sh
 
-demo: bootstrap collection-link lab
-	ansible-playbook -i $(LAB_INVENTORY) playbooks/site.yml
-	ansible-playbook -i $(LAB_INVENTORY) lab/demo_db.yml
-	ansible-playbook -i $(LAB_INVENTORY) lab/demo_offsite.yml
-	ansible-playbook -i $(LAB_INVENTORY) lab/demo_workers.yml
-	ansible-playbook -i $(LAB_INVENTORY) lab/report.yml
+demo: bootstrap collection-link
+	lab/demo.sh
 
 bootstrap:
 	tools/bootstrap.sh
@@ -40,6 +35,14 @@ pytest: collection-link
 	tools/pipeline.sh pytest
 molecule: collection-link
 	tools/pipeline.sh molecule
+
+# Speed and memory against named baselines measured in the same run (see benchmarks/README.md).
+BENCH_DB_MB ?= 250
+BENCH_STORAGE_MB ?= 1024
+bench: bootstrap collection-link
+	python benchmarks/db_snapshot_restore.py --size-mb $(BENCH_DB_MB) --repeat 3
+	python benchmarks/storage_transfer.py --size-mb $(BENCH_STORAGE_MB)
+	python benchmarks/queue_probe.py
 
 clean: lab-destroy
 	rm -rf .cache .venv .venv-s3 tests/output

@@ -1,5 +1,5 @@
 # Shared settings and helpers of the lab scripts (sourced, not run).
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # settings are read by the scripts that source this file
 
 LAB_IMAGE_NAME=${LAB_IMAGE_NAME:-mutuapix-lab/debian12}
 LAB_DEBIAN_MIRROR=${LAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}

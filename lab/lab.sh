@@ -96,7 +96,9 @@ PY
 }
 
 stop_s3() {
-  [ -f "$LAB_STATE/s3.pid" ] && kill "$(cat "$LAB_STATE/s3.pid")" 2>/dev/null || true
+  if [ -f "$LAB_STATE/s3.pid" ]; then
+    kill "$(cat "$LAB_STATE/s3.pid")" 2>/dev/null || true
+  fi
   rm -f "$LAB_STATE/s3.pid"
 }
 

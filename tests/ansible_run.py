@@ -34,13 +34,18 @@ class PlaybookRun:
         raise KeyError(f"no task named {name!r}; ran: {[t['task']['name'] for t in self.tasks]}")
 
 
-def run_playbook(
-    tmp_path, plays: list, *, check: bool = False, diff: bool = False, extra_args: tuple = (), env: dict | None = None
-) -> PlaybookRun:
+def run_playbook(tmp_path, plays: list, **options) -> PlaybookRun:
     """Write ``plays`` (a list of play dicts) to a file and run them on localhost."""
     playbook = tmp_path / "playbook.yml"
     playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
-    command = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(playbook), *extra_args]
+    return run_playbook_file(tmp_path, str(playbook), **options)
+
+
+def run_playbook_file(
+    tmp_path, playbook: str, *, check: bool = False, diff: bool = False, extra_args: tuple = (), env: dict | None = None
+) -> PlaybookRun:
+    """Run a playbook file on localhost; the collection's own playbooks are run this way too."""
+    command = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", playbook, *extra_args]
     if check:
         command.append("--check")
     if diff:

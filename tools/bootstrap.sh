@@ -27,7 +27,7 @@ ensure_venv() {
     echo "preparing $venv from $(basename "$requirements")"
     rm -rf "$venv"
     mkdir -p "$VENV_CACHE"
-    /usr/bin/python3 -m venv $site "$venv"
+    /usr/bin/python3 -m venv ${site:+"$site"} "$venv"
     # pip's log goes to a file (its warnings about this machine's find-links are noise); shown on failure.
     if ! "$venv/bin/pip" install --disable-pip-version-check -r "$requirements" >"$venv/pip.log" 2>&1; then
       tail -40 "$venv/pip.log" >&2

@@ -18,7 +18,7 @@ ansible-galaxy collection install --force "$tarball" -p "$work/installed" >/dev/
 
 export ANSIBLE_COLLECTIONS_PATH="$work/installed"
 ansible-doc -t filter mutuapix.infra.secret_weakness >/dev/null
-for module in $(ls "$root/plugins/modules" 2>/dev/null | sed -n 's/\.py$//p'); do
+for module in $(find "$root/plugins/modules" -name '*.py' -printf '%f\n' | sed 's/\.py$//'); do
   ansible-doc -t module "mutuapix.infra.$module" >/dev/null
 done
 cat > "$work/fqcn.yml" <<'PLAY'

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The one test pipeline: run the stages in order, time each, stop at the first failure, summarise.
 #   tools/pipeline.sh [stage ...]      (default: every stage)
+# shellcheck disable=SC2317  # the stage_* functions are called indirectly, by name
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 export PATH="$root/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections"
 export NO_COLOR=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 PY_COLORS=0

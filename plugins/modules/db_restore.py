@@ -61,9 +61,79 @@ attributes:
     platforms: posix
 options:
   src:
-    description: Path of the snapshot's C(.sql.zst) file; its C(.json) manifest must be beside it.
+    description:
+      - Path of the snapshot's C(.sql.zst) file; its C(.json) manifest must be beside it.
+      - Exactly one of O(src) and O(from_storage) is required.
     type: path
-    required: true
+  from_storage:
+    description:
+      - Restore a backup kept off-site by M(mutuapix.infra.b2_backup) instead of a local file.
+      - The backup is downloaded into O(from_storage.fetch_dir) and its size and sha256 verified before it
+        appears there (an identical copy already there is reused), then restored exactly like O(src).
+      - The storage options mean what they mean in M(mutuapix.infra.b2_backup); a read-only key is enough.
+      - In check mode the backup is located and its manifest checked, but nothing is downloaded.
+    type: dict
+    suboptions:
+      backup:
+        description:
+          - Key of the backup, as returned by M(mutuapix.infra.b2_backup) or M(mutuapix.infra.b2_backup_info),
+            or V(latest) for the newest verified backup of the database being restored (O(source_database),
+            else O(target_database)), optionally narrowed by O(from_storage.host) and O(from_storage.label).
+        type: str
+        default: latest
+      host:
+        description: With O(from_storage.backup=latest), only backups taken on this host.
+        type: str
+      label:
+        description: With O(from_storage.backup=latest), only backups with this label.
+        type: str
+      fetch_dir:
+        description: Directory the backup is downloaded into; created (mode 0700) when missing.
+        type: path
+        default: /var/lib/mutuapix/restore
+      backend:
+        description: V(b2) (native API), V(s3) (any S3-compatible service) or V(local) (a directory).
+        type: str
+        choices: [b2, s3, local]
+        default: b2
+      bucket:
+        description: The bucket, for V(b2) and V(s3).
+        type: str
+      path:
+        description: The backup directory, for V(local).
+        type: path
+      prefix:
+        description: Key prefix the backups are stored under.
+        type: str
+        default: backups
+      endpoint_url:
+        description: S3 endpoint URL, for V(s3).
+        type: str
+      region:
+        description: S3 region, for V(s3).
+        type: str
+      key_id:
+        description: Application key id (B2) or access key id (S3).
+        type: str
+      key:
+        description: Application key (B2) or secret access key (S3).
+        type: str
+      part_size_mb:
+        description: Transfer part size in MiB.
+        type: int
+        default: 16
+      threads:
+        description: Parallel transfers.
+        type: int
+        default: 4
+      timeout:
+        description: Seconds before one request to the store is abandoned.
+        type: float
+        default: 60
+      retries:
+        description: Attempts for a failing request (S3), with exponential backoff.
+        type: int
+        default: 5
   target_database:
     description: Database to restore into; defaults to the snapshot's database (O(source_database)).
     type: str
@@ -111,6 +181,16 @@ EXAMPLES = r"""
     safety_snapshot: false
     config_file: /etc/mysql/debian.cnf
 
+- name: Restore the newest off-site backup of app after losing the server's disk
+  mutuapix.infra.db_restore:
+    from_storage:
+      backend: b2
+      bucket: acme-db-backups
+      key_id: "{{ vault_b2_read_key_id }}"
+      key: "{{ vault_b2_read_key }}"
+    target_database: app
+    config_file: /etc/mysql/debian.cnf
+
 - name: Tell the operator how to undo the restore
   ansible.builtin.debug:
     msg: "Previous state saved in {{ restored.safety_snapshot }}"
@@ -143,10 +223,15 @@ renamed:
   type: bool
   sample: false
 snapshot:
-  description: The snapshot file restored.
+  description: The snapshot file restored (for O(from_storage), the verified download; in check mode its future path).
   returned: success
   type: str
   sample: /var/backups/mysql/20261128T020000Z-app-pre-migrate-2026.11.28.sql.zst
+fetched:
+  description: With O(from_storage), the backup that was located and fetched; null otherwise.
+  returned: success
+  type: dict
+  sample: {key: backups/db-1/app/20261128T020000Z-nightly.sql.zst, size: 48211032, sha256: 9f2c0d..., downloaded: true}
 safety_snapshot:
   description: The snapshot of the target taken before the restore (restore it to undo), or null.
   returned: success
@@ -177,6 +262,7 @@ timings:
            rename_seconds: 0.03, swap_seconds: 0.2}
 """
 
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -192,15 +278,31 @@ from ansible_collections.mutuapix.infra.plugins.module_utils.mysql_login import 
     LOGIN_ARGUMENT_SPEC,
     connection_params,
 )
+from ansible_collections.mutuapix.infra.plugins.module_utils.offsite import fetch_backup, find_backup
 from ansible_collections.mutuapix.infra.plugins.module_utils.restore import plan_restore, restore_snapshot
 from ansible_collections.mutuapix.infra.plugins.module_utils.snapshot import ZSTANDARD_IMPORT_ERROR, utc_now
 from ansible_collections.mutuapix.infra.plugins.module_utils.snapshot_verify import verify_snapshot
+from ansible_collections.mutuapix.infra.plugins.module_utils.storage import open_storage, required_libraries
+from ansible_collections.mutuapix.infra.plugins.module_utils.storage_options import (
+    STORAGE_ARGUMENT_SPEC,
+    STORAGE_REQUIRED_IF,
+    storage_config_from_params,
+)
+
+FROM_STORAGE_SPEC = {
+    **STORAGE_ARGUMENT_SPEC,
+    "backup": {"type": "str", "default": "latest"},
+    "host": {"type": "str"},
+    "label": {"type": "str"},
+    "fetch_dir": {"type": "path", "default": "/var/lib/mutuapix/restore"},
+}
 
 
 def argument_spec() -> dict:
     return {
         **LOGIN_ARGUMENT_SPEC,
-        "src": {"type": "path", "required": True},
+        "src": {"type": "path"},
+        "from_storage": {"type": "dict", "options": FROM_STORAGE_SPEC, "required_if": STORAGE_REQUIRED_IF},
         "target_database": {"type": "str"},
         "source_database": {"type": "str"},
         "force": {"type": "bool", "default": False},
@@ -211,11 +313,35 @@ def argument_spec() -> dict:
     }
 
 
-def predicted_result(module, login) -> dict:
-    """Check mode: verify the file and the force rules, prove the server answers, and describe the restore."""
+def fetch_from_storage(params: dict, dry_run: bool) -> dict:
+    """Locate the backup ``from_storage`` names and, unless ``dry_run``, download and verify it."""
+    options = params["from_storage"]
+    database = params["source_database"] or params["target_database"]
+    if not dry_run:
+        os.makedirs(options["fetch_dir"], mode=0o700, exist_ok=True)
+    with open_storage(storage_config_from_params(options)) as storage:
+        backup = find_backup(
+            storage, options["backup"], host=options["host"], database=database, label=options["label"]
+        )
+        fetched = fetch_backup(storage, backup, options["fetch_dir"], dry_run=dry_run)
+    return {
+        "key": backup.key,
+        "size": backup.size,
+        "sha256": backup.sha256,
+        "path": fetched["path"],
+        "manifest": backup.manifest,
+        "downloaded": fetched["changed"] and not dry_run,
+    }
+
+
+def predicted_result(module, login, src: str, fetched: dict | None) -> dict:
+    """Check mode: verify the file and the force rules, prove the server answers, and describe the restore.
+
+    A backup still in storage is only located, not downloaded: its manifest stands in for the file's.
+    """
     params = module.params
     started = time.monotonic()
-    manifest = verify_snapshot(params["src"])
+    manifest = fetched["manifest"] if fetched else verify_snapshot(src)
     verify_seconds = time.monotonic() - started
     plan = plan_restore(
         manifest,
@@ -231,7 +357,7 @@ def predicted_result(module, login) -> dict:
     objects = objects_of(manifest, plan["source_database"])
     return {
         **plan,
-        "snapshot": params["src"],
+        "snapshot": src,
         "safety_snapshot": None,
         "safety_manifest": None,
         "rows_restored": rows,
@@ -246,17 +372,26 @@ def predicted_result(module, login) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("src", "from_storage")],
+        required_one_of=[("src", "from_storage")],
+        supports_check_mode=True,
+    )
     fail_on_missing_libs(module, [("PyMySQL", PYMYSQL_IMPORT_ERROR), ("zstandard", ZSTANDARD_IMPORT_ERROR)])
     params = module.params
+    if params["from_storage"]:
+        fail_on_missing_libs(module, required_libraries(params["from_storage"]["backend"]))
     login = connection_params(params)
     try:
+        fetched = fetch_from_storage(params, dry_run=module.check_mode) if params["from_storage"] else None
+        src = fetched["path"] if fetched else params["src"]
         if module.check_mode:
-            result = predicted_result(module, login)
+            result = predicted_result(module, login, src, fetched)
         else:
             result = restore_snapshot(
                 login,
-                params["src"],
+                src,
                 target_database=params["target_database"],
                 source_database=params["source_database"],
                 force=params["force"],
@@ -268,7 +403,9 @@ def main() -> None:
             )
     except MutuapixError as error:
         fail_from_engine(module, error)
-    module.exit_json(changed=True, **result)
+    if fetched:
+        del fetched["manifest"]
+    module.exit_json(changed=True, fetched=fetched, **result)
 
 
 if __name__ == "__main__":
