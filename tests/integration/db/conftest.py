@@ -163,10 +163,12 @@ def sakila_db(mariadb_server) -> str:
     """The sakila sample database, loaded once per session; tests must not modify it."""
     name = unique_name("sakila")
     admin_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    load_sql(name, sakila_sql("schema"))
-    load_sql(name, sakila_sql("data"))
-    yield name
-    drop_database(name)
+    try:
+        load_sql(name, sakila_sql("schema"))
+        load_sql(name, sakila_sql("data"))
+        yield name
+    finally:
+        drop_database(name)
 
 
 @pytest.fixture
