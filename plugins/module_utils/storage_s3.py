@@ -125,20 +125,19 @@ class S3Storage(Storage):
                 return self._put_single(key, handle.read(), metadata, lock)
             return self._put_multipart(key, handle, metadata, lock)
 
-    def _put_single(self, key: str, data: bytes, metadata: dict, lock: dict) -> StoredObject:
+    def _put_checked(self, action: str, key: str, data: bytes, **arguments) -> str:
+        """One PUT with Content-MD5, its ETag compared with the md5 sent; returns that md5 (hex)."""
         md5 = hashlib.md5(data)  # noqa: S324 - Content-MD5 is the integrity check S3 servers apply
-        with self._errors("upload", key):
+        with self._errors(action, key):
             response = self.client.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=data,
-                ContentMD5=md5_header(md5.digest()),
-                ContentType=CONTENT_TYPE,
-                Metadata=metadata,
-                **lock,
+                Bucket=self.bucket, Key=key, Body=data, ContentMD5=md5_header(md5.digest()), **arguments
             )
         _check_etag(key, response.get("ETag"), md5.hexdigest())
-        return self._verify_stored(key, len(data), md5.hexdigest(), hashlib.sha256(data).hexdigest(), metadata)
+        return md5.hexdigest()
+
+    def _put_single(self, key: str, data: bytes, metadata: dict, lock: dict) -> StoredObject:
+        md5 = self._put_checked("upload", key, data, ContentType=CONTENT_TYPE, Metadata=metadata, **lock)
+        return self._verify_stored(key, len(data), md5, hashlib.sha256(data).hexdigest(), metadata)
 
     def _put_multipart(self, key: str, handle: BinaryIO, metadata: dict, lock: dict) -> StoredObject:
         for stale in self._unfinished_uploads(key):
@@ -235,18 +234,8 @@ class S3Storage(Storage):
     def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/json", retain_until: datetime | None = None
     ) -> StoredObject:
-        md5 = hashlib.md5(data)  # noqa: S324 - Content-MD5 is the integrity check S3 servers apply
-        with self._errors("write", key):
-            response = self.client.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=data,
-                ContentMD5=md5_header(md5.digest()),
-                ContentType=content_type,
-                **lock_arguments(retain_until),
-            )
-        _check_etag(key, response.get("ETag"), md5.hexdigest())
-        return StoredObject(key, len(data), {}, {"etag": md5.hexdigest()})
+        md5 = self._put_checked("write", key, data, ContentType=content_type, **lock_arguments(retain_until))
+        return StoredObject(key, len(data), {}, {"etag": md5})
 
     def head(self, key: str) -> StoredObject | None:
         try:
